@@ -1,0 +1,1 @@
+"""Conversion normalizer: raw conversion postbacks in, one typed Conversion out."""

@@ -1,0 +1,1 @@
+"""The pure normalization core: no gRPC, no I/O, only the rules."""
