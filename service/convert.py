@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, cast
 
 from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -37,17 +37,27 @@ from service.gen.conversions.v1 import conversion_service_pb2 as pb
 
 ERROR_DOMAIN: Final = "conversions.v1"
 
-_STANDARD_EVENT: Final = {e: pb.StandardEvent.Value(f"STANDARD_EVENT_{e.name}") for e in StandardEvent}
+_STANDARD_EVENT: Final = {
+    e: cast(pb.StandardEvent, pb.StandardEvent.Value(f"STANDARD_EVENT_{e.name}"))
+    for e in StandardEvent
+}
 _SOURCE: Final = {
-    s: pb.ClassificationSource.Value(f"CLASSIFICATION_SOURCE_{s.name}")
+    s: cast(
+        pb.ClassificationSource, pb.ClassificationSource.Value(f"CLASSIFICATION_SOURCE_{s.name}")
+    )
     for s in ClassificationSource
 }
-_MATCH_KEY: Final = {m: pb.MatchKeyType.Value(f"MATCH_KEY_TYPE_{m.name}") for m in MatchKeyType}
+_MATCH_KEY: Final = {
+    m: cast(pb.MatchKeyType, pb.MatchKeyType.Value(f"MATCH_KEY_TYPE_{m.name}"))
+    for m in MatchKeyType
+}
 _TIME_SOURCE: Final = {
-    t: pb.EventTimeSource.Value(f"EVENT_TIME_SOURCE_{t.name}") for t in EventTimeSource
+    t: cast(pb.EventTimeSource, pb.EventTimeSource.Value(f"EVENT_TIME_SOURCE_{t.name}"))
+    for t in EventTimeSource
 }
 _DIAGNOSTIC: Final = {
-    d: pb.DiagnosticCode.Value(f"DIAGNOSTIC_CODE_{d.name}") for d in DiagnosticCode
+    d: cast(pb.DiagnosticCode, pb.DiagnosticCode.Value(f"DIAGNOSTIC_CODE_{d.name}"))
+    for d in DiagnosticCode
 }
 
 

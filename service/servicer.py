@@ -66,7 +66,7 @@ class ConversionServicer(pb_grpc.ConversionServiceServicer):
         """Normalize one payload; a rejection ends the call with INVALID_ARGUMENT."""
         try:
             return self._normalize(request)
-        except Exception as error:  # noqa: BLE001 - mapped to a status in one place
+        except Exception as error:
             status = _status_for(error, "Normalize")
         await context.abort_with_status(rpc_status.to_status(status))
         raise AssertionError("abort_with_status returned")  # pragma: no cover
@@ -77,7 +77,7 @@ class ConversionServicer(pb_grpc.ConversionServiceServicer):
         """Classify one payload; a rejection ends the call with INVALID_ARGUMENT."""
         try:
             return classification_to_proto(classify(payload_from_proto(request.payload)))
-        except Exception as error:  # noqa: BLE001 - mapped to a status in one place
+        except Exception as error:
             status = _status_for(error, "Classify")
         await context.abort_with_status(rpc_status.to_status(status))
         raise AssertionError("abort_with_status returned")  # pragma: no cover
@@ -93,7 +93,7 @@ class ConversionServicer(pb_grpc.ConversionServiceServicer):
                 yield pb.NormalizeStreamResponse(
                     request_id=item.request_id, response=self._normalize(item.request)
                 )
-            except Exception as error:  # noqa: BLE001 - answered inline, the stream goes on
+            except Exception as error:
                 yield pb.NormalizeStreamResponse(
                     request_id=item.request_id, error=_status_for(error, "NormalizeStream")
                 )
