@@ -52,3 +52,15 @@ test: $(STAMP) ## Run the whole test suite.
 .PHONY: run
 run: $(STAMP) ## Serve on :$(PORT) with the embedded defaults (override: make run PORT=50052).
 	$(BIN)/python -m service --port $(PORT)
+
+.PHONY: bench
+bench: $(STAMP) ## Side-by-side benchmark: the service against an empty grpc.aio baseline (h2load).
+	$(BIN)/python scripts/bench.py
+
+.PHONY: fuzz
+fuzz: $(STAMP) ## Long fuzzing run through the core and a live server (RUNS=200000).
+	$(BIN)/python scripts/fuzz.py --runs $(or $(RUNS),200000)
+
+.PHONY: soak
+soak: $(STAMP) ## Memory soak: 200,000 mixed requests, resident memory growth after warm-up.
+	$(BIN)/python scripts/soak.py

@@ -55,8 +55,7 @@ from service.core.values import (
 _BRACKET_ITEM: Final = re.compile(r"([A-Za-z_-]{1,32})\[(\d{1,9})\]\[([^\[\]]{1,64})\]")
 # Names a sender may have meant when an exactly matched name arrives in another spelling.
 _EXACT_HINTS: Final = {
-    tables.flexible(name): name
-    for name in (*tables.TRAIT_LOOKUP, tables.CONVERSION_TYPE_PARAMETER)
+    tables.flexible(name): name for name in (*tables.TRAIT_LOOKUP, tables.CONVERSION_TYPE_PARAMETER)
 }
 _MAX_QUOTED: Final = 40
 
@@ -80,9 +79,7 @@ class _Sorted:
     conversion_type: list[_Candidate] = field(default_factory=list)
     passthrough: list[Param] = field(default_factory=list)
     # (items alias rank, index) → [(field name as sent, value, parameter name)]
-    bracket_items: dict[tuple[int, int], list[tuple[str, Value, str]]] = field(
-        default_factory=dict
-    )
+    bracket_items: dict[tuple[int, int], list[tuple[str, Value, str]]] = field(default_factory=dict)
     # items alias rank → (position, name) of its first bracket parameter
     bracket_positions: dict[int, tuple[int, str]] = field(default_factory=dict)
 
@@ -262,9 +259,7 @@ def _classify(found: _Sorted, diagnostics: list[Diagnostic]) -> Classification:
         )
     standard = StandardEvent.LEAD
     commission = [
-        c
-        for c in found.core.get("value", ())
-        if tables.flexible(c.name) == tables.COMMISSION
+        c for c in found.core.get("value", ()) if tables.flexible(c.name) == tables.COMMISSION
     ]
     picked = _pick(commission, [], field_name="commission")
     if picked is not None:
@@ -339,9 +334,7 @@ def normalize(
     passthrough = _read_passthrough(found.passthrough, diagnostics)
     transaction = _pick(found.core.get("transaction_id"), diagnostics, field_name="transaction_id")
     brand = _pick(found.core.get("brand_name"), diagnostics, field_name="brand_name")
-    event_time, time_source = _read_time(
-        found, diagnostics, context.received_time or received
-    )
+    event_time, time_source = _read_time(found, diagnostics, context.received_time or received)
     transaction_id = transaction.text if transaction else ""
     dedup_key = ""
     if transaction_id:
