@@ -58,6 +58,9 @@ _EXACT_HINTS: Final = {
     tables.flexible(name): name for name in (*tables.TRAIT_LOOKUP, tables.CONVERSION_TYPE_PARAMETER)
 }
 _MAX_QUOTED: Final = 40
+# Names longer than this are routed without the caches: a hostile sender could
+# otherwise fill them with megabyte-long names.
+_MAX_CACHED_NAME: Final = 128
 
 
 @dataclass(slots=True)
@@ -134,6 +137,12 @@ def _route(name: str) -> tuple[str, str, int]:
     return ("unknown", "", 0)
 
 
+@lru_cache(maxsize=1024)
+def _item_field(key: str) -> tuple[str, int] | None:
+    """The (item field, alias rank) an item key supplies; cached like :func:`_route`."""
+    return tables.ITEM_LOOKUP.get(tables.flexible(key))
+
+
 def _unknown(name: str) -> Diagnostic:
     hint = _EXACT_HINTS.get(tables.flexible(name))
     message = f"Parameter {name!r} is not recognized; its value was not used."
@@ -146,7 +155,10 @@ def _sort_parameters(params: Iterable[Param], diagnostics: list[Diagnostic]) -> 
     """File every parameter under the field it may supply (SPEC §2)."""
     found = _Sorted()
     for position, (name, value) in enumerate(params):
-        kind, canonical, rank = _route(name)
+        if len(name) <= _MAX_CACHED_NAME:
+            kind, canonical, rank = _route(name)
+        else:
+            kind, canonical, rank = _route.__wrapped__(name)
         if kind == "core":
             found.core.setdefault(canonical, []).append(_Candidate(rank, position, name, value))
         elif kind == "trait":
@@ -187,7 +199,11 @@ def _pick(
     for candidate in candidates:
         text = scalar_text(candidate.value)
         if decided:
-            if candidate.value is not None and (text is None or text.strip()):
+            if text is not None and is_unfilled_macro(text.strip()):
+                # A macro is worth reporting as such wherever it sits: it
+                # tells the sender which template placeholder is not filled.
+                diagnostics.append(_macro(candidate.name, text.strip()))
+            elif candidate.value is not None and (text is None or text.strip()):
                 diagnostics.append(
                     Diagnostic(
                         DiagnosticCode.IGNORED_PARAMETER,
@@ -324,9 +340,10 @@ def normalize(
 
     classification = _classify(found, diagnostics)
     value, value_parameter, embedded_currency = _read_value(found, diagnostics)
-    currency, defaulted = _read_currency(
-        found, diagnostics, embedded_currency, context.default_currency or default_currency
-    )
+    default, default_problem = _default_currency(context.default_currency, default_currency)
+    currency, defaulted = _read_currency(found, diagnostics, embedded_currency, default)
+    if defaulted and default_problem is not None:
+        diagnostics.append(default_problem)
     customer, sources = _read_customer(traits)
     user_data, trait_diagnostics = build_user_data(customer, sources)
     diagnostics.extend(trait_diagnostics)
@@ -389,7 +406,8 @@ def _read_value(found: _Sorted, diagnostics: list[Diagnostic]) -> tuple[str, str
                 f"{picked.name!r} is not a usable amount ({error}); the value was left unset.",
             )
         )
-        return "", picked.name, None
+        # Nothing was read, so no parameter is named (the diagnostic names it).
+        return "", "", None
     return amount, picked.name, code
 
 
@@ -419,7 +437,26 @@ def _read_currency(
     return default, True
 
 
-_CUSTOMER_FIELDS: Final = tuple(tables.TRAITS)
+def _default_currency(context_default: str, server_default: str) -> tuple[str, Diagnostic | None]:
+    """The context's default currency (trimmed, upper-cased), else the server's.
+
+    An unusable context default falls back to the server's, with a diagnostic
+    the caller reports only when the default is actually applied.
+    """
+    if not context_default.strip():
+        return server_default, None
+    code = normalize_currency(context_default)
+    if code is not None:
+        return code, None
+    return server_default, Diagnostic(
+        DiagnosticCode.INVALID_CURRENCY,
+        _CONTEXT_DEFAULT_CURRENCY,
+        f"{_CONTEXT_DEFAULT_CURRENCY} is not an ISO 4217 code ({quote(context_default)}); "
+        f"the server default currency {server_default} applied.",
+    )
+
+
+_CONTEXT_DEFAULT_CURRENCY: Final = "context.default_currency"
 
 
 def _read_customer(traits: dict[str, _Picked | None]) -> tuple[Customer, dict[str, str]]:
@@ -550,7 +587,7 @@ def _read_items(found: _Sorted, diagnostics: list[Diagnostic]) -> tuple[Item, ..
     """
     candidates = list(found.core.get("items", ()))
     for rank, (position, name) in found.bracket_positions.items():
-        candidates.append(_Candidate(rank, position, name, _bracket_rows(found, rank)))
+        candidates.append(_Candidate(rank, position, name, _bracket_rows(found, rank, name)))
     candidates.sort(key=lambda c: (c.rank, c.position))
     source = ""
     rows: list[Value] | None = None
@@ -628,17 +665,32 @@ def _items_array(candidate: _Candidate, diagnostics: list[Diagnostic]) -> list[V
     return []
 
 
-def _bracket_rows(found: _Sorted, rank: int) -> list[Value]:
+class _BracketRow(JsonObject):
+    """One item sent in bracket notation, with the parameter names its fields came from.
+
+    Diagnostics name what was sent (``items[3][sku]``, ``items[3]``), not a
+    position in the rebuilt array.
+    """
+
+    __slots__ = ("label", "sent_names")
+
+    def __init__(self, label: str, fields: list[tuple[str, Value, str]]) -> None:
+        super().__init__((name, value) for name, value, _ in fields)
+        self.label = label
+        self.sent_names = [sent for _, _, sent in fields]
+
+
+def _bracket_rows(found: _Sorted, rank: int, alias: str) -> list[Value]:
     """Rows of bracket notation for one items alias, ordered by index."""
     rows: list[Value] = []
     for key in sorted(k for k in found.bracket_items if k[0] == rank):
-        rows.append(JsonObject((name, value) for name, value, _ in found.bracket_items[key]))
+        rows.append(_BracketRow(f"{alias}[{key[1]}]", found.bracket_items[key]))
     return rows
 
 
 def _read_item(source: str, index: int, row: Value, diagnostics: list[Diagnostic]) -> Item | None:
     """One item object; fields matched flexibly, unknown ones reported."""
-    where = f"{source}[{index}]"
+    where = row.label if isinstance(row, _BracketRow) else f"{source}[{index}]"
     if not isinstance(row, JsonObject):
         diagnostics.append(
             Diagnostic(
@@ -650,19 +702,18 @@ def _read_item(source: str, index: int, row: Value, diagnostics: list[Diagnostic
         return None
     fields: dict[str, list[_Candidate]] = {}
     for position, (key, value) in enumerate(row):
-        match = tables.ITEM_LOOKUP.get(tables.flexible(key))
+        sent = row.sent_names[position] if isinstance(row, _BracketRow) else f"{where}.{key}"
+        match = _item_field(key) if len(key) <= _MAX_CACHED_NAME else _item_field.__wrapped__(key)
         if match is None:
             diagnostics.append(
                 Diagnostic(
                     DiagnosticCode.UNKNOWN_PARAMETER,
-                    f"{where}.{key}",
+                    sent,
                     f"Item field {key!r} is not recognized; its value was not used.",
                 )
             )
             continue
-        fields.setdefault(match[0], []).append(
-            _Candidate(match[1], position, f"{where}.{key}", value)
-        )
+        fields.setdefault(match[0], []).append(_Candidate(match[1], position, sent, value))
     if not fields:
         diagnostics.append(
             Diagnostic(
@@ -702,6 +753,17 @@ def _read_item(source: str, index: int, row: Value, diagnostics: list[Diagnostic
                 )
             )
     texts = {name: p.text for name, p in picked.items() if p is not None and name in _ITEM_TEXT}
+    if not texts and not price and quantity is None:
+        # Recognized fields that were all blank, macros or unreadable: an
+        # empty item would carry nothing downstream.
+        diagnostics.append(
+            Diagnostic(
+                DiagnosticCode.INVALID_VALUE,
+                where,
+                f"{where} has no usable field; the item was dropped.",
+            )
+        )
+        return None
     return Item(**texts, price=price, quantity=quantity)
 
 

@@ -46,12 +46,15 @@ MAX_QUANTITY_DIGITS: Final = 18
 _MAX_EXPONENT_DIGITS: Final = 4
 _EXCERPT: Final = 40
 
-# Unfilled template macros: {x} {{x}} [x] %x% #x# ${x}. Each alternative is a
-# fixed delimiter pair around one character class that excludes the closing
-# delimiter, so matching is linear (no ambiguity to backtrack over).
+# Unfilled template macros: {x} {{x}} [x] [[x]] %x% #x# ${x}. Each alternative
+# is a fixed delimiter pair around one character class that excludes the
+# closing delimiter, so matching is linear (no ambiguity to backtrack over).
+# [[x]] is the doubled-bracket style some affiliate networks use, the
+# counterpart of {{x}}.
 _MACRO_NAME: Final = r"[A-Za-z0-9_.:\-]+"
 _MACRO_RE: Final = re.compile(
-    rf"\{{\{{{_MACRO_NAME}\}}\}}|\$?\{{{_MACRO_NAME}\}}|\[{_MACRO_NAME}\]|%{_MACRO_NAME}%|#{_MACRO_NAME}#"
+    rf"\{{\{{{_MACRO_NAME}\}}\}}|\$?\{{{_MACRO_NAME}\}}|\[\[{_MACRO_NAME}\]\]|\[{_MACRO_NAME}\]"
+    rf"|%{_MACRO_NAME}%|#{_MACRO_NAME}#"
 )
 
 # The common case ("120", "120.00", "-5.5"): no separators, symbols or exponent.
@@ -83,8 +86,8 @@ def _excerpt(text: str) -> str:
 def is_unfilled_macro(text: str) -> bool:
     """Tell whether an (already trimmed) value is an unfilled template macro.
 
-    A macro is the whole value: ``{x}``, ``{{x}}``, ``[x]``, ``%x%``, ``#x#`` or
-    ``${x}``, where ``x`` is one or more ASCII letters, digits, ``_ . : -``.
+    A macro is the whole value: ``{x}``, ``{{x}}``, ``[x]``, ``[[x]]``, ``%x%``,
+    ``#x#`` or ``${x}``, where ``x`` is one or more ASCII letters, digits, ``_ . : -``.
     """
     # Cheap first-character check: nearly every real value is rejected here.
     if len(text) < 3 or text[0] not in "{[%#$":
