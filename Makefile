@@ -37,12 +37,13 @@ $(IMAGE): $(PROTO_FILES) $(STAMP)
 	$(BIN)/python scripts/protos.py image $(IMAGE)
 
 .PHONY: lint
-lint: $(STAMP) $(IMAGE) ## ruff, mypy --strict, buf lint and buf format, generated code freshness.
+lint: $(STAMP) $(IMAGE) ## ruff, mypy --strict, buf lint, buf format, buf breaking (BUF_BREAKING_AGAINST=<git ref>), generated code freshness.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy service tests scripts
 	$(BIN)/buf lint $(IMAGE) --path conversions/v1
 	$(BIN)/buf format --diff --exit-code proto
+	$(BIN)/python scripts/protos.py breaking $(BUF_BREAKING_AGAINST)
 	$(BIN)/python scripts/protos.py check
 
 .PHONY: test

@@ -11,12 +11,19 @@ Usage:
   python scripts/protos.py generate [OUT_DIR]   # default service/gen
   python scripts/protos.py check                # fail when service/gen is stale
   python scripts/protos.py image PATH           # descriptor set for buf lint/breaking
+  python scripts/protos.py breaking [REF]       # buf breaking against proto/ at a git ref
+
+``breaking`` compares proto/ with the released contract at REF: by default the
+tag ``contract-v1`` once it exists, before that the repository's first commit.
+It reads the old files with ``git show`` (full history needed, not a shallow
+clone) and builds both images with the same protoc and include paths.
 """
 
 from __future__ import annotations
 
 import filecmp
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,23 +37,25 @@ PROTO_ROOT = ROOT / "proto"
 GENERATED = ROOT / "service" / "gen"
 PACKAGE_DIRS = ("", "conversions", "conversions/v1")
 ABSOLUTE_IMPORT = re.compile(r"^from conversions\.v1 import", re.MULTILINE)
+RELEASE_TAG = "contract-v1"
 
 
-def include_paths() -> list[str]:
+def include_paths(root: Path = PROTO_ROOT) -> list[str]:
     """Where protoc finds the project's and the installed third-party protos."""
     googleapis = Path(google.rpc.status_pb2.__file__).resolve().parent.parent.parent
     well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"
-    return [f"-I{PROTO_ROOT}", f"-I{googleapis}", f"-I{well_known}"]
+    return [f"-I{root}", f"-I{googleapis}", f"-I{well_known}"]
 
 
-def project_protos() -> list[str]:
+def project_protos(root: Path = PROTO_ROOT) -> list[str]:
     """The project's own .proto files, relative to proto/."""
-    return sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.proto"))
 
 
-def run_protoc(*args: str) -> None:
+def run_protoc(*args: str, root: Path = PROTO_ROOT) -> None:
     """Run the protoc bundled with grpcio-tools, failing loudly."""
-    if protoc.main(["grpc_tools.protoc", *include_paths(), *args, *project_protos()]) != 0:
+    argv = ["grpc_tools.protoc", *include_paths(root), *args, *project_protos(root)]
+    if protoc.main(argv) != 0:
         raise SystemExit("protoc failed")
 
 
@@ -89,10 +98,74 @@ def check() -> None:
     print("service/gen is fresh")
 
 
-def image(path: Path) -> None:
+def image(path: Path, root: Path = PROTO_ROOT) -> None:
     """Write a descriptor set with imports and source info, as buf expects."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_protoc("--include_imports", "--include_source_info", f"--descriptor_set_out={path}")
+    run_protoc(
+        "--include_imports", "--include_source_info", f"--descriptor_set_out={path}", root=root
+    )
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def released_ref() -> str:
+    """The tag of the released contract, or the first commit until it exists."""
+    if _git("tag", "--list", RELEASE_TAG):
+        return RELEASE_TAG
+    if _git("rev-parse", "--is-shallow-repository") == "true":
+        raise SystemExit(
+            "buf breaking needs the full history (a shallow clone has no first commit): "
+            "fetch it (git fetch --unshallow, or fetch-depth: 0) or set BUF_BREAKING_AGAINST"
+        )
+    return _git("rev-list", "--max-parents=0", "HEAD").splitlines()[-1]
+
+
+def export_protos(ref: str, root: Path) -> int:
+    """Write proto/ as it was at ``ref`` under ``root``; return how many files."""
+    commit = _git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    names = _git("ls-tree", "-r", "--name-only", commit, "--", "proto").splitlines()
+    protos = [name for name in names if name.endswith(".proto")]
+    for name in protos:
+        target = root / Path(name).relative_to("proto")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shown = subprocess.run(
+            ["git", "show", f"{commit}:{name}"], cwd=ROOT, capture_output=True, check=True
+        )
+        target.write_bytes(shown.stdout)
+    return len(protos)
+
+
+def breaking(ref: str) -> None:
+    """Fail when proto/ breaks the contract released at ``ref`` (buf's FILE rules)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        released = Path(tmp) / "proto"
+        if export_protos(ref, released) == 0:
+            raise SystemExit(f"{ref} has no proto/ to compare with")
+        against, current = Path(tmp) / "against.binpb", Path(tmp) / "current.binpb"
+        image(against, released)
+        image(current)
+        buf = Path(sys.executable).parent / "buf"
+        done = subprocess.run(
+            [
+                str(buf),
+                "breaking",
+                str(current),
+                "--against",
+                str(against),
+                "--config",
+                str(ROOT / "buf.yaml"),
+                "--exclude-imports",
+            ],
+            check=False,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"proto/ breaks the contract released at {ref}")
+    print(f"proto/ keeps the contract released at {ref}")
 
 
 def main(argv: list[str]) -> None:
@@ -104,6 +177,8 @@ def main(argv: list[str]) -> None:
         check()
     elif command == "image" and len(argv) == 2:
         image(Path(argv[1]))
+    elif command == "breaking" and len(argv) <= 2:
+        breaking(argv[1] if len(argv) == 2 and argv[1] else released_ref())
     else:
         raise SystemExit(__doc__)
 

@@ -8,11 +8,14 @@ results become ``NormalizeResponse`` and rejections become a
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from datetime import UTC, datetime
-from typing import Final, cast
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Final, TypeVar, cast
 
 from google.protobuf import any_pb2, struct_pb2, timestamp_pb2
+from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from service.core.decode import MAX_JSON_DEPTH
@@ -20,6 +23,7 @@ from service.core.model import (
     ClassificationSource,
     ClassifyResult,
     Context,
+    Customer,
     Diagnostic,
     DiagnosticCode,
     EventTimeSource,
@@ -31,11 +35,16 @@ from service.core.model import (
     RejectionReason,
     Result,
     StandardEvent,
+    UserData,
     Value,
 )
 from service.gen.conversions.v1 import conversion_service_pb2 as pb
 
 ERROR_DOMAIN: Final = "conversions.v1"
+# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_TIMESTAMP_SECONDS: Final = -62_135_596_800
+_MAX_TIMESTAMP_SECONDS: Final = 253_402_300_799
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 _STANDARD_EVENT: Final = {
     e: cast(pb.StandardEvent, pb.StandardEvent.Value(f"STANDARD_EVENT_{e.name}"))
@@ -61,6 +70,52 @@ _DIAGNOSTIC: Final = {
 }
 
 
+_Request = TypeVar("_Request", bound=Message)
+# protobuf's (upb's) nesting limit, in messages: a json Struct reaches it past
+# 33 levels (each level is a Struct, a map entry and a Value), well before
+# MAX_JSON_DEPTH; a JSON body has no such limit.
+_PROTOBUF_DEPTH_LIMIT: Final = 100
+
+
+def request_parser(message_type: type[_Request]) -> Callable[[bytes], _Request | Rejection]:
+    """A gRPC request deserializer that returns a :class:`Rejection` instead of raising.
+
+    grpc.aio answers ``UNKNOWN`` when a request deserializer raises. Bytes that
+    protobuf cannot read (a corrupt message, invalid UTF-8 in a string field,
+    messages nested past protobuf's limit) are the caller's malformed request,
+    so the servicer answers them with ``MALFORMED_PAYLOAD`` instead.
+    """
+    name = message_type.DESCRIPTOR.full_name
+
+    def parse(data: bytes) -> _Request | Rejection:
+        try:
+            return message_type.FromString(data)
+        except DecodeError as error:
+            return _undecodable(name, str(error))
+
+    return parse
+
+
+def _undecodable(message_name: str, problem: str) -> Rejection:
+    # upb says "Error parsing message with type 'X': <problem>"; X is known.
+    problem = problem.rpartition("': ")[2] or problem
+    if "MaxDepth" in problem:
+        return Rejection(
+            RejectionReason.MALFORMED_PAYLOAD,
+            f"The request nests messages deeper than protobuf's limit of"
+            f" {_PROTOBUF_DEPTH_LIMIT}; a json Struct can nest 33 levels"
+            " (send deeper JSON in payload.body).",
+            field="payload.json",
+            metadata={"limit": str(_PROTOBUF_DEPTH_LIMIT)},
+        )
+    return Rejection(
+        RejectionReason.MALFORMED_PAYLOAD,
+        f"The request is not a valid {message_name} message: {problem}.",
+        field="payload",
+        metadata={"messageType": message_name, "problem": problem},
+    )
+
+
 def payload_from_proto(message: pb.Payload) -> Payload:
     """The core's Payload; a ``json`` Struct becomes ordered pairs."""
     data = None
@@ -75,16 +130,45 @@ def payload_from_proto(message: pb.Payload) -> Payload:
 
 
 def context_from_proto(message: pb.Context) -> Context:
-    """The core's Context; an unset received_time stays None."""
+    """The core's Context; an unset received_time stays None.
+
+    Raises :class:`Rejection` (``MALFORMED_PAYLOAD``) for a received_time
+    outside the range google.protobuf.Timestamp allows.
+    """
     received = None
     if message.HasField("received_time"):
-        received = message.received_time.ToDatetime(tzinfo=UTC)
+        received = _received_time(message.received_time)
     return Context(
         account_id=message.account_id,
         integration_slug=message.integration_slug,
         default_currency=message.default_currency,
         received_time=received,
     )
+
+
+def _received_time(stamp: timestamp_pb2.Timestamp) -> datetime:
+    # Any int64/int32 pair arrives on the wire; ToDatetime raises ValueError
+    # for one outside 0001-01-01..9999-12-31 or with nanos outside [0, 1e9).
+    if not (
+        _MIN_TIMESTAMP_SECONDS <= stamp.seconds <= _MAX_TIMESTAMP_SECONDS
+        and 0 <= stamp.nanos < 1_000_000_000
+    ):
+        raise Rejection(
+            RejectionReason.MALFORMED_PAYLOAD,
+            f"context.received_time is not a valid timestamp (seconds {stamp.seconds},"
+            f" nanos {stamp.nanos}): seconds must be in [{_MIN_TIMESTAMP_SECONDS},"
+            f" {_MAX_TIMESTAMP_SECONDS}] and nanos in [0, 999999999].",
+            field="context.received_time",
+            metadata={
+                "seconds": str(stamp.seconds),
+                "nanos": str(stamp.nanos),
+                "minSeconds": str(_MIN_TIMESTAMP_SECONDS),
+                "maxSeconds": str(_MAX_TIMESTAMP_SECONDS),
+            },
+        )
+    # ToDatetime(tzinfo=UTC) without its second validation and time zone
+    # conversion: the same aware UTC datetime, nanoseconds truncated.
+    return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
 
 
 def _too_deep() -> Rejection:
@@ -132,10 +216,17 @@ def _number(number: float) -> JsonNumber:
     return JsonNumber(repr(number))
 
 
-def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+def _set_time(stamp: timestamp_pb2.Timestamp, moment: datetime) -> None:
+    """``stamp.FromDatetime(moment)``, without its struct_time detour for UTC times.
+
+    Every time the core returns is in UTC; anything else takes protobuf's path.
+    """
+    if moment.tzinfo is UTC:
+        delta = moment - _EPOCH
+        stamp.seconds = delta.days * 86_400 + delta.seconds
+        stamp.nanos = delta.microseconds * 1000
+    else:
+        stamp.FromDatetime(moment)
 
 
 def diagnostics_to_proto(diagnostics: tuple[Diagnostic, ...]) -> list[pb.Diagnostic]:
@@ -146,66 +237,80 @@ def diagnostics_to_proto(diagnostics: tuple[Diagnostic, ...]) -> list[pb.Diagnos
     ]
 
 
+def _message_fields(core_type: type, message_type: type[Message]) -> tuple[str, ...]:
+    """The fields a core dataclass shares, name for name, with its wire message."""
+    names = tuple(f.name for f in dataclasses.fields(core_type))
+    missing = set(names) - set(message_type.DESCRIPTOR.fields_by_name)
+    if missing:
+        raise RuntimeError(f"{message_type.DESCRIPTOR.name} lacks {sorted(missing)}")
+    return names
+
+
+_CUSTOMER_FIELDS: Final = _message_fields(Customer, pb.Customer)
+_USER_DATA_FIELDS: Final = _message_fields(UserData, pb.UserData)
+
+
 def result_to_proto(result: Result) -> pb.NormalizeResponse:
-    """The NormalizeResponse for a normalized conversion."""
+    """The NormalizeResponse for a normalized conversion.
+
+    Built in place, field by field: passing sub-messages to a constructor
+    would copy each of them once more, and proto3 leaves empty strings unset
+    anyway, so they are skipped. This runs once per conversion.
+    """
     c = result.conversion
-    customer = c.customer
-    user = c.user_data
-    conversion = pb.Conversion(
-        event_name=c.event_name,
-        standard_event=_STANDARD_EVENT[c.standard_event],
-        classified_by=_SOURCE[c.classified_by],
-        match_key=pb.MatchKey(type=_MATCH_KEY[c.match_key_type], value=c.match_key_value),
-        click_id=c.click_id,
-        ref_id=c.ref_id,
-        email=c.email,
-        value=c.value,
-        value_parameter=c.value_parameter,
-        currency=c.currency,
-        currency_defaulted=c.currency_defaulted,
-        transaction_id=c.transaction_id,
-        brand_name=c.brand_name,
-        event_time=_timestamp(c.event_time),
-        event_time_source=_TIME_SOURCE[c.event_time_source],
-        customer=pb.Customer(
-            email=customer.email,
-            first_name=customer.first_name,
-            last_name=customer.last_name,
-            full_name=customer.full_name,
-            phone=customer.phone,
-            birthdate=customer.birthdate,
-            city=customer.city,
-            state=customer.state,
-            zipcode=customer.zipcode,
-            country=customer.country,
-        ),
-        user_data=pb.UserData(
-            em=user.em,
-            ph=user.ph,
-            fn=user.fn,
-            ln=user.ln,
-            db=user.db,
-            ct=user.ct,
-            st=user.st,
-            zp=user.zp,
-            country=user.country,
-        ),
-        items=[
-            pb.Item(
-                id=item.id,
-                name=item.name,
-                variant=item.variant,
-                price=item.price,
-                quantity=item.quantity or 0,
-            )
-            for item in c.items
-        ],
-        passthrough=c.passthrough,
-        dedup_key=c.dedup_key,
-    )
-    return pb.NormalizeResponse(
-        conversion=conversion, diagnostics=diagnostics_to_proto(result.diagnostics)
-    )
+    response = pb.NormalizeResponse()
+    conversion = response.conversion
+    conversion.event_name = c.event_name
+    conversion.standard_event = _STANDARD_EVENT[c.standard_event]
+    conversion.classified_by = _SOURCE[c.classified_by]
+    conversion.match_key.type = _MATCH_KEY[c.match_key_type]
+    conversion.match_key.value = c.match_key_value
+    if c.click_id:
+        conversion.click_id = c.click_id
+    if c.ref_id:
+        conversion.ref_id = c.ref_id
+    if c.email:
+        conversion.email = c.email
+    if c.value:
+        conversion.value = c.value
+    if c.value_parameter:
+        conversion.value_parameter = c.value_parameter
+    conversion.currency = c.currency
+    conversion.currency_defaulted = c.currency_defaulted
+    if c.transaction_id:
+        conversion.transaction_id = c.transaction_id
+    if c.brand_name:
+        conversion.brand_name = c.brand_name
+    _set_time(conversion.event_time, c.event_time)
+    conversion.event_time_source = _TIME_SOURCE[c.event_time_source]
+    for message, values, names in (
+        (conversion.customer, c.customer, _CUSTOMER_FIELDS),
+        (conversion.user_data, c.user_data, _USER_DATA_FIELDS),
+    ):
+        for name in names:
+            text = getattr(values, name)
+            if text:
+                setattr(message, name, text)
+    # The sub-messages are always present on the wire, even when empty.
+    conversion.customer.SetInParent()
+    conversion.user_data.SetInParent()
+    add_item = conversion.items.add
+    for item in c.items:
+        add_item(
+            id=item.id,
+            name=item.name,
+            variant=item.variant,
+            price=item.price,
+            quantity=item.quantity or 0,
+        )
+    if c.passthrough:
+        conversion.passthrough.update(c.passthrough)
+    if c.dedup_key:
+        conversion.dedup_key = c.dedup_key
+    add_diagnostic = response.diagnostics.add
+    for d in result.diagnostics:
+        add_diagnostic(code=_DIAGNOSTIC[d.code], parameter=d.parameter, message=d.message)
+    return response
 
 
 def classification_to_proto(result: ClassifyResult) -> pb.ClassifyResponse:
@@ -217,6 +322,51 @@ def classification_to_proto(result: ClassifyResult) -> pb.ClassifyResponse:
         classified_by=_SOURCE[c.classified_by],
         diagnostics=diagnostics_to_proto(result.diagnostics),
     )
+
+
+_Answer = TypeVar("_Answer", pb.NormalizeResponse, pb.ClassifyResponse)
+# Room kept for the note that says how many diagnostics were left out.
+_OMISSION_NOTE_BYTES: Final = 256
+
+
+def fit_response(response: _Answer, limit: int) -> _Answer:
+    """Keep ``response`` within ``limit`` bytes, the server's send limit.
+
+    A payload within the receive limit can still make a larger answer: every
+    unknown parameter or item field leaves a diagnostic quoting its name, and
+    a replaced invalid UTF-8 byte triples. gRPC would fail such a call (or a
+    whole stream) with RESOURCE_EXHAUSTED, losing the conversion; instead the
+    diagnostics that do not fit are dropped and one last diagnostic (code
+    UNSPECIFIED) says how many. Raises :class:`Rejection` (``MALFORMED_PAYLOAD``)
+    when the result is over the limit even without diagnostics.
+    """
+    if response.ByteSize() <= limit:
+        return response
+    diagnostics = list(response.diagnostics)
+    del response.diagnostics[:]
+    base = response.ByteSize()
+    if base + _OMISSION_NOTE_BYTES > limit:
+        raise Rejection(
+            RejectionReason.MALFORMED_PAYLOAD,
+            f"The result would be {base} bytes, over the response limit of {limit} bytes:"
+            " parameter values are too long.",
+            field="payload",
+            metadata={"size": str(base), "limit": str(limit)},
+        )
+    budget = limit - base - _OMISSION_NOTE_BYTES
+    kept = 0
+    for diagnostic in diagnostics:
+        # Field tag, length prefix (at most 5 bytes), message.
+        budget -= 6 + diagnostic.ByteSize()
+        if budget < 0:
+            break
+        kept += 1
+    response.diagnostics.extend(diagnostics[:kept])
+    response.diagnostics.add(
+        message=f"{len(diagnostics) - kept} more diagnostics were left out to keep the"
+        f" response within {limit} bytes."
+    )
+    return response
 
 
 def rejection_to_status(rejection: Rejection) -> status_pb2.Status:
