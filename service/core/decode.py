@@ -267,7 +267,19 @@ def _read_form(data: bytes, source: str, field_path: str, out: _Collector) -> No
     """Read ``application/x-www-form-urlencoded`` pairs (also the query string)."""
     for match in _FORM_SEGMENT_RE.finditer(data):
         out.count(1, field_path)
-        raw_name, _, raw_value = match.group().partition(b"=")
+        segment = match.group()
+        if b"%" not in segment:
+            # No escapes: decoding the whole pair at once is the same as
+            # decoding its name and its value ('=' and '+' are ASCII).
+            try:
+                text = segment.replace(b"+", b" ").decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                name, _, value = text.partition("=")
+                out.params.append((name, value))
+                continue
+        raw_name, _, raw_value = segment.partition(b"=")
         name, bad_name = _form_unquote(raw_name)
         value, bad_value = _form_unquote(raw_value)
         if bad_name or bad_value:

@@ -39,6 +39,7 @@ from service.core.model import (
     RejectionReason,
     Result,
     StandardEvent,
+    UserData,
     Value,
 )
 from service.core.timestamps import InvalidTimestamp, parse_timestamp
@@ -345,8 +346,12 @@ def normalize(
     if defaulted and default_problem is not None:
         diagnostics.append(default_problem)
     customer, sources = _read_customer(traits)
-    user_data, trait_diagnostics = build_user_data(customer, sources)
-    diagnostics.extend(trait_diagnostics)
+    if sources:
+        user_data, trait_diagnostics = build_user_data(customer, sources)
+        diagnostics.extend(trait_diagnostics)
+    else:
+        # No trait was sent: nothing to normalize or hash.
+        user_data = _NO_USER_DATA
     items = _read_items(found, diagnostics)
     passthrough = _read_passthrough(found.passthrough, diagnostics)
     transaction = _pick(found.core.get("transaction_id"), diagnostics, field_name="transaction_id")
@@ -459,9 +464,16 @@ def _default_currency(context_default: str, server_default: str) -> tuple[str, D
 _CONTEXT_DEFAULT_CURRENCY: Final = "context.default_currency"
 
 
+# Shared by every conversion without traits (frozen, so sharing is safe).
+_NO_CUSTOMER: Final = Customer()
+_NO_USER_DATA: Final = UserData()
+
+
 def _read_customer(traits: dict[str, _Picked | None]) -> tuple[Customer, dict[str, str]]:
     """SPEC §6: trimmed traits; full_name fills an absent first or last name."""
     values = {name: picked.text for name, picked in traits.items() if picked is not None}
+    if not values:
+        return _NO_CUSTOMER, {}
     sources = {name: picked.name for name, picked in traits.items() if picked is not None}
     full = values.get("full_name")
     if full and not (values.get("first_name") and values.get("last_name")):

@@ -356,6 +356,16 @@ def normalize_country(raw: str) -> str | None:
     text = raw.strip()
     if not text or len(text) > _MAX_COUNTRY_CHARS:
         return None
+    return _country_code(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _country_code(text: str) -> str | None:
+    """The code of a trimmed country text (at most 100 characters), or ``None``.
+
+    Cached: senders repeat a handful of countries, and each request reads the
+    country trait twice (the phone region, then the hash).
+    """
     code = _COUNTRIES.get(_country_key(text))
     # "The Netherlands", "the Gambia": ISO names drop the article.
     if code is None and text[:4].casefold() == "the ":

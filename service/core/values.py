@@ -415,6 +415,9 @@ def parse_quantity(raw: str) -> int:
         raise InvalidValue(
             f"The quantity {_excerpt(s)} is longer than {MAX_TEXT_LENGTH} characters."
         )
+    if len(s) <= MAX_QUANTITY_DIGITS and s.isdigit() and s.isascii():
+        # Plain digits, the usual "1": nothing to scale, sign or bound.
+        return int(s)
     match = _QUANTITY_RE.fullmatch(s)
     if match is None:
         raise InvalidValue(f"The quantity {_excerpt(s)} is not a whole number.")
