@@ -337,7 +337,7 @@ def fit_response(response: _Answer, limit: int) -> _Answer:
     a replaced invalid UTF-8 byte triples. gRPC would fail such a call (or a
     whole stream) with RESOURCE_EXHAUSTED, losing the conversion; instead the
     diagnostics that do not fit are dropped and one last diagnostic (code
-    UNSPECIFIED) says how many. Raises :class:`Rejection` (``MALFORMED_PAYLOAD``)
+    DIAGNOSTICS_TRUNCATED) says how many. Raises :class:`Rejection` (``MALFORMED_PAYLOAD``)
     when the result is over the limit even without diagnostics.
     """
     if response.ByteSize() <= limit:
@@ -363,8 +363,9 @@ def fit_response(response: _Answer, limit: int) -> _Answer:
         kept += 1
     response.diagnostics.extend(diagnostics[:kept])
     response.diagnostics.add(
+        code=pb.DIAGNOSTIC_CODE_DIAGNOSTICS_TRUNCATED,
         message=f"{len(diagnostics) - kept} more diagnostics were left out to keep the"
-        f" response within {limit} bytes."
+        f" response within {limit} bytes.",
     )
     return response
 

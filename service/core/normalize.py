@@ -146,7 +146,7 @@ def _item_field(key: str) -> tuple[str, int] | None:
 
 def _unknown(name: str) -> Diagnostic:
     hint = _EXACT_HINTS.get(tables.flexible(name))
-    message = f"Parameter {name!r} is not recognized; its value was not used."
+    message = f"Parameter {quote(name)} is not recognized; its value was not used."
     if hint is not None:
         message += f" Did you mean {hint!r}? That name is matched exactly."
     return Diagnostic(DiagnosticCode.UNKNOWN_PARAMETER, name, message)
@@ -242,7 +242,7 @@ def _macro(name: str, text: str) -> Diagnostic:
     return Diagnostic(
         DiagnosticCode.UNFILLED_MACRO,
         name,
-        f"{name!r} holds the unfilled macro {quote(text)}; it counted as absent.",
+        f"{quote(name)} holds the unfilled macro {quote(text)}; it counted as absent.",
     )
 
 
@@ -574,7 +574,7 @@ def _read_passthrough(params: list[Param], diagnostics: list[Diagnostic]) -> dic
                 Diagnostic(
                     DiagnosticCode.IGNORED_PARAMETER,
                     name,
-                    f"{name!r} repeats a passthrough key already kept; the first value stays.",
+                    f"{quote(name)} repeats a passthrough key already kept; the first value stays.",
                 )
             )
         elif len(kept) >= tables.MAX_PASSTHROUGH:
@@ -582,7 +582,7 @@ def _read_passthrough(params: list[Param], diagnostics: list[Diagnostic]) -> dic
                 Diagnostic(
                     DiagnosticCode.PASSTHROUGH_DROPPED,
                     name,
-                    f"{name!r} was dropped: at most {tables.MAX_PASSTHROUGH} passthrough "
+                    f"{quote(name)} was dropped: at most {tables.MAX_PASSTHROUGH} passthrough "
                     "parameters are kept.",
                 )
             )
@@ -721,7 +721,7 @@ def _read_item(source: str, index: int, row: Value, diagnostics: list[Diagnostic
                 Diagnostic(
                     DiagnosticCode.UNKNOWN_PARAMETER,
                     sent,
-                    f"Item field {key!r} is not recognized; its value was not used.",
+                    f"Item field {quote(key)} is not recognized; its value was not used.",
                 )
             )
             continue

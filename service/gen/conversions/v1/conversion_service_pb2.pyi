@@ -55,6 +55,7 @@ class DiagnosticCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DIAGNOSTIC_CODE_INVALID_TRAIT: _ClassVar[DiagnosticCode]
     DIAGNOSTIC_CODE_ITEMS_TRUNCATED: _ClassVar[DiagnosticCode]
     DIAGNOSTIC_CODE_IGNORED_PARAMETER: _ClassVar[DiagnosticCode]
+    DIAGNOSTIC_CODE_DIAGNOSTICS_TRUNCATED: _ClassVar[DiagnosticCode]
 STANDARD_EVENT_UNSPECIFIED: StandardEvent
 STANDARD_EVENT_OUTBOUND_CLICK: StandardEvent
 STANDARD_EVENT_FORM_SUBMIT: StandardEvent
@@ -84,6 +85,7 @@ DIAGNOSTIC_CODE_ALREADY_HASHED: DiagnosticCode
 DIAGNOSTIC_CODE_INVALID_TRAIT: DiagnosticCode
 DIAGNOSTIC_CODE_ITEMS_TRUNCATED: DiagnosticCode
 DIAGNOSTIC_CODE_IGNORED_PARAMETER: DiagnosticCode
+DIAGNOSTIC_CODE_DIAGNOSTICS_TRUNCATED: DiagnosticCode
 
 class NormalizeRequest(_message.Message):
     __slots__ = ("payload", "context")
