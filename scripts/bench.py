@@ -67,7 +67,7 @@ GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 PORT_LINE = re.compile(r"serving (?:\S+ )?on port (\d+)")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
-# Targets of issue 5: service / baseline QPS per form, stream / unary, core / json.loads.
+# Targets: service / baseline QPS per form, stream / unary, core / json.loads.
 TARGETS = {"json": 0.75, "query": 0.85}
 STREAM_TARGET = 4.0
 CORE_TARGET = 8.0
