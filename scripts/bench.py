@@ -12,11 +12,13 @@ and as a query string:
   in process).
 
 h2load only sees HTTP statuses, and a gRPC error is an HTTP 200 with a
-``grpc-status`` trailer, so every run is verified twice: a real client checks
-sampled calls before and after the load (status OK, the expected response),
-and the response bytes h2load counted must equal the number of requests times
-the size of that expected response (an error response carries no message, so
-a single failed call would show).
+``grpc-status`` trailer, so every run is verified three ways: a real client
+checks sampled calls before and after the load (status OK, the expected
+response); the response bytes h2load counted must equal the number of requests
+times the size of that expected response (an error response carries no
+message, so a single failed call would show); and the service's own metrics
+(``--metrics-port``, on as deployed) must count exactly that many conversions,
+no rejection and no call that ended other than OK.
 
 ``--smoke`` runs everything with tiny counts (for the test suite); without
 h2load it still starts the servers, checks calls and times the core.
@@ -33,6 +35,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +43,7 @@ import tempfile
 import time
 import timeit
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,6 +159,8 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    # The service's Prometheus endpoints, one per worker (none for the baseline).
+    metrics_ports: tuple[int, ...] = ()
 
     @property
     def address(self) -> str:
@@ -163,7 +169,11 @@ class Server:
 
 @contextmanager
 def start_server(
-    name: str, command: Sequence[str], log_path: Path, processes: int = 1
+    name: str,
+    command: Sequence[str],
+    log_path: Path,
+    processes: int = 1,
+    metrics_ports: tuple[int, ...] = (),
 ) -> Iterator[Server]:
     """Start a server, wait until its ``processes`` listen, stop it with SIGTERM afterwards."""
     with log_path.open("wb") as log:
@@ -179,7 +189,7 @@ def start_server(
                 raise RuntimeError(f"{name} did not start:\n{log_path.read_text()}")
             else:
                 time.sleep(0.05)
-        yield Server(name, process, port, log_path)
+        yield Server(name, process, port, log_path, metrics_ports)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -193,12 +203,83 @@ def start_server(
             raise RuntimeError(f"{name} exited with {code}:\n{log_path.read_text()}")
 
 
-def service_command(workers: int) -> list[str]:
-    """The service on a free loopback port with its default settings."""
+def service_command(workers: int, metrics_port: int) -> list[str]:
+    """The service on a free loopback port, defaults otherwise, metrics on as deployed."""
     command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", "0"]
+    command += ["--metrics-port", str(metrics_port)]
     if workers > 1:
         command += ["--workers", str(workers)]
     return command
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports (worker i uses first + i)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = int(probe.getsockname()[1])
+        if first + count > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+# --- server-side counts -----------------------------------------------------------
+
+_SAMPLE = re.compile(r"^(\w+)\{([^}]*)\} (\S+)$", re.MULTILINE)
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the service's metrics say it did, summed over its workers."""
+
+    normalized: float
+    rejected: float
+    not_ok: float
+
+
+def server_counts(server: Server) -> Counts | None:
+    """The service's own counters (None for the baseline, which has no metrics)."""
+    if not server.metrics_ports:
+        return None
+    normalized = rejected = not_ok = 0.0
+    for port in server.metrics_ports:
+        url = f"http://127.0.0.1:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+        for name, labels, value in _SAMPLE.findall(text):
+            if name == "conversions_normalized_total":
+                normalized += float(value)
+            elif name == "conversions_rejected_total":
+                rejected += float(value)
+            elif (
+                name == "grpc_server_handled_total"
+                and dict(_LABEL.findall(labels)).get("grpc_code") != "OK"
+            ):
+                not_ok += float(value)
+    return Counts(normalized, rejected, not_ok)
+
+
+def check_counts(server: Server, before: Counts | None, conversions: int) -> None:
+    """Every call since ``before`` ended OK and normalized exactly ``conversions`` payloads."""
+    after = server_counts(server)
+    if before is None or after is None:
+        return
+    done = after.normalized - before.normalized
+    if after.not_ok != before.not_ok or after.rejected != before.rejected or done != conversions:
+        raise RuntimeError(
+            f"{server.name} counted {done:.0f} of {conversions} conversions, "
+            f"{after.rejected - before.rejected:.0f} rejections and "
+            f"{after.not_ok - before.not_ok:.0f} calls that did not end OK"
+        )
 
 
 def baseline_command() -> list[str]:
@@ -396,11 +477,16 @@ class Bench:
         connections: int,
         streams: int,
         response_bytes: int,
+        conversions: int,
         latencies: bool = False,
     ) -> tuple[float, list[int]]:
-        """One verified h2load run against ``server``."""
+        """One h2load run against ``server``, verified by bytes and by the server's counts."""
         assert self.h2load is not None
-        return h2load(
+        log_path = self.workdir / "latency.log"
+        # h2load appends to its log file: each run starts a fresh one.
+        log_path.unlink(missing_ok=True)
+        before = server_counts(server)
+        result = h2load(
             self.h2load,
             server,
             method,
@@ -410,8 +496,10 @@ class Bench:
             streams=streams,
             response_bytes=response_bytes,
             timeout=self.settings.timeout,
-            log_path=self.workdir / "latency.log" if latencies else None,
+            log_path=log_path if latencies else None,
         )
+        check_counts(server, before, conversions)
+        return result
 
     def unary(
         self, server: Server, form: Form, response_bytes: int, *, one: bool = False, warm: bool
@@ -434,6 +522,7 @@ class Bench:
                 connections=connections,
                 streams=streams,
                 response_bytes=response_bytes,
+                conversions=requests,
                 latencies=measured,
             )
         return Run(qps, percentile(latencies, 0.50), percentile(latencies, 0.99))
@@ -455,6 +544,7 @@ class Bench:
                 connections=1,
                 streams=s.streams,
                 response_bytes=response_bytes,
+                conversions=requests * s.stream_messages,
             )
         return qps * s.stream_messages
 
@@ -650,9 +740,14 @@ def report(bench: Bench, version: str) -> int:
         }
         for workers in s.workers:
             name = f"service, {_workers(workers)}"
+            metrics = free_ports(workers)
             servers[workers] = stack.enter_context(
                 start_server(
-                    name, service_command(workers), bench.workdir / f"{workers}.log", workers
+                    name,
+                    service_command(workers, metrics),
+                    bench.workdir / f"{workers}.log",
+                    workers,
+                    tuple(range(metrics, metrics + workers)),
                 )
             )
         first = servers[s.workers[0]]
@@ -715,7 +810,7 @@ def report(bench: Bench, version: str) -> int:
             f"Load: {s.requests:,} requests per run after {s.warmup:,} warm-up requests, "
             f"{s.connections} connections × {s.streams} concurrent streams, median of "
             f"{s.rounds} interleaved rounds; every response verified (sampled client calls, "
-            "exact response byte count)."
+            "exact response byte count, the service's own metrics)."
         )
     rows = []
     for form in bench.forms:
