@@ -66,7 +66,16 @@ FORMATTERS: Final = {"text": TextFormatter, "json": JsonFormatter}
 
 
 def configure(level: str, log_format: str) -> None:
-    """Send every log record to stderr in ``log_format`` at ``level`` and above."""
+    """Send every log record to stderr in ``log_format`` at ``level`` and above.
+
+    No format used here shows the caller's file, thread or process, so the
+    logging module is told not to collect them for every record (the
+    optimizations its HOWTO documents): one line per call stays cheap.
+    """
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(FORMATTERS[log_format]())
     root = logging.getLogger()
