@@ -28,19 +28,17 @@ import random
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import grpc
+from fuzz import server_process  # the same child server as make fuzz
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -48,7 +46,6 @@ from service.config import SERVICE_NAME
 from service.gen.conversions.v1 import conversion_service_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT_LINE = re.compile(r"on port (\d+)")
 NORMALIZE = f"/{SERVICE_NAME}/Normalize"
 CLASSIFY = f"/{SERVICE_NAME}/Classify"
 STREAM = f"/{SERVICE_NAME}/NormalizeStream"
@@ -304,24 +301,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-@contextmanager
-def server_process(log_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", "0"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while (match := PORT_LINE.search(log_path.read_text(errors="replace"))) is None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start:\n" + log_path.read_text())
-            time.sleep(0.05)
-        yield process, int(match.group(1))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
 
 
 async def soak(
