@@ -29,6 +29,7 @@ from google.protobuf import any_pb2, message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from service.config import SERVICE_NAME
 from service.convert import ERROR_DOMAIN
 from service.core.model import ClassifyResult, Rejection, Result
 from service.metrics import Metrics, code_label, event_label
@@ -189,19 +190,21 @@ class _MethodObserver:
         "_handled",
         "_labels",
         "_metrics",
+        "counts_items",
         "level",
         "method",
         "received",
         "seconds",
         "sent",
         "started",
-        "streaming",
     )
 
     def __init__(self, method: str, kind: str, metrics: Metrics | None) -> None:
         service, _, name = method.lstrip("/").partition("/")
         self.method = method
-        self.streaming = kind != "unary"
+        # NormalizeStream's line counts its items; other streams (health
+        # Watch, reflection) have none to count.
+        self.counts_items = kind != "unary" and service == SERVICE_NAME
         # Probes check health every few seconds: their lines are debug noise.
         self.level = logging.DEBUG if method.startswith(HEALTH_PREFIX) else logging.INFO
         self._metrics = metrics
@@ -267,7 +270,7 @@ class _Observation:
         if request_ids:
             fields["request_id"] = request_ids[0][:MAX_REQUEST_ID]
         record = self.record
-        if self.method.streaming:
+        if self.method.counts_items:
             fields["normalized"] = record.normalized
             fields["rejected"] = record.rejected
         elif record.event:

@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import json_format
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from service.gen.conversions.v1 import conversion_service_pb2 as pb
 from service.gen.conversions.v1 import conversion_service_pb2_grpc as pb_grpc
@@ -187,3 +188,18 @@ async def test_server_process_writes_json_lines(tmp_path: Path) -> None:
     assert rpc["request_id"] == "gw-7"
     assert rpc["level"] == "INFO"
     assert "jane.roe" not in server.log()
+
+
+async def test_only_normalize_stream_lines_count_items(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    async for _ in reflection.ServerReflectionInfo(iter([request])):
+        pass
+    (line,) = _rpc_fields(caplog)
+    assert line["method"] == "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+    assert line["code"] == "OK"
+    assert "normalized" not in line
+    assert "rejected" not in line
