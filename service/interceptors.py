@@ -122,9 +122,9 @@ class CallOutcomes:
         """A payload became a conversion (a Normalize call or a stream item)."""
         event = event_label(result.conversion.standard_event)
         if self._metrics is not None:
-            self._metrics.normalized.labels(event).inc()
+            self._metrics.normalized_by_event[event].inc()
             for diagnostic in result.diagnostics:
-                self._metrics.diagnostics.labels(diagnostic.code.name).inc()
+                self._metrics.diagnostics_by_code[diagnostic.code].inc()
         record = _CURRENT.get()
         if record is not None:
             record.event = event
@@ -134,7 +134,7 @@ class CallOutcomes:
     def rejected(self, rejection: Rejection) -> None:
         """A payload was refused by Normalize (a call or a stream item)."""
         if self._metrics is not None:
-            self._metrics.rejected.labels(rejection.reason.value).inc()
+            self._metrics.rejected_by_reason[rejection.reason].inc()
         record = _CURRENT.get()
         if record is not None:
             record.rejected += 1

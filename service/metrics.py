@@ -122,13 +122,18 @@ class Metrics:
             registry=self.registry,
         )
         # Every bounded label value starts at zero, so rate() and absent()
-        # work from the first scrape instead of from the first occurrence.
-        for event in (*STANDARD_EVENT_NAMES.values(), CUSTOM_EVENT):
-            self.normalized.labels(event)
-        for reason in RejectionReason:
-            self.rejected.labels(reason.value)
-        for diagnostic in DiagnosticCode:
-            self.diagnostics.labels(diagnostic.name)
+        # work from the first scrape instead of from the first occurrence;
+        # the children are kept so a call pays for no label lookup.
+        self.normalized_by_event = {
+            event: self.normalized.labels(event)
+            for event in (*STANDARD_EVENT_NAMES.values(), CUSTOM_EVENT)
+        }
+        self.rejected_by_reason = {
+            reason: self.rejected.labels(reason.value) for reason in RejectionReason
+        }
+        self.diagnostics_by_code = {
+            diagnostic: self.diagnostics.labels(diagnostic.name) for diagnostic in DiagnosticCode
+        }
 
     def register_methods(self, methods: Iterable[tuple[str, str, str]]) -> None:
         """Start the per-method series of ``(grpc_type, service, method)`` at zero."""
